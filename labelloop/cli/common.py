@@ -31,17 +31,21 @@ if TYPE_CHECKING:
 
 
 def _control_picture(c: str) -> str:
-    """A C0 control's visible stand-in (ESC as "␛", DEL as "␡"); C1 controls as "�"."""
+    """A C0 control's visible stand-in (ESC as "␛", DEL as "␡"); C1 controls and direction
+    overrides as "�"."""
     code = ord(c)
     return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
 
 
 _CONTROLS = {
     code: _control_picture(chr(code))
-    for code in (*range(0x20), *range(0x7F, 0xA0))
+    for code in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
     if chr(code) not in "\n\t"
 }
-"""Control characters -> what is printed instead; line breaks and tabs stay."""
+"""Control characters -> what is printed instead; line breaks and tabs stay. The direction
+embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) are among them: one left
+open in an id or a note would make a terminal that orders text by direction show the rest of
+its line backwards ("rejected" read as "detcejer")."""
 
 
 def printable(text: str) -> str:
@@ -51,7 +55,8 @@ def printable(text: str) -> str:
 
 
 class Terminal(Console):
-    """A console that prints control characters in text as visible stand-ins.
+    """A console that prints control characters (and direction overrides) in text as visible
+    stand-ins.
 
     Item texts, names, notes and comments come from imported files and from any member; an
     escape sequence among them would reach the terminal as a command (clear the screen, move

@@ -113,13 +113,15 @@ window.labelloop = (() => {
     }
   }
 
-  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
+  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there;
+   * ``text`` is a string or its parts, a file name or an id among them in an element of its
+   * own (isolated: a direction override in it cannot turn the words after it backwards). */
   function say(box, kind, text) {
     const message = document.createElement("div");
     message.className = `message message-${kind}`;
     const span = document.createElement("span");
     span.className = "message-text";
-    span.textContent = text;
+    span.append(...[text ?? ""].flat());
     message.append(span);
     box.replaceChildren(message);
   }

@@ -29,7 +29,12 @@
       const what = node("td", "audit-what", e.action.replaceAll(".", ".\u200b"));
       const whom = node("span", "muted small cell-note", e.whom ? `${e.subject} (${e.whom})` : e.subject);
       what.append(whom);
-      const said = JSON.stringify(e.payload || {});
+      // A direction override in a value is written as its escape (as the CLI's list shows it
+      // as a stand-in): left open, it would turn the keys after it backwards.
+      const said = JSON.stringify(e.payload || {}).replace(
+        /[\u202a-\u202e\u2066-\u2069]/g,
+        (c) => "\\u" + c.charCodeAt(0).toString(16),
+      );
       const details = node(
         "td",
         "cell-name audit-details small",

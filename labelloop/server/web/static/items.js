@@ -108,7 +108,11 @@
    * or of the caller's answer on My answers) beside its path, to find it by eye. */
   function contentCell(row) {
     const text = row.text + (row.truncated ? "…" : "");
-    if (page.data_type !== "image") return node("td", "items-text", text);
+    if (page.data_type !== "image") {
+      const td = node("td", "items-text", text);
+      td.dir = "auto"; // a right-to-left item reads right to left, as on the labeling page
+      return td;
+    }
     const { width, height, value } = row;
     const alt = "item " + (row.external_id ? String(row.external_id) : "#" + row.id);
     const labels = page.box_labels;
@@ -305,7 +309,9 @@
       return body;
     }
     const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
-    body.push(node("p", "trace-text", String(text)));
+    const shown = node("p", "trace-text", String(text));
+    shown.dir = "auto"; // a right-to-left item reads right to left, as on the labeling page
+    body.push(shown);
     return body;
   }
 

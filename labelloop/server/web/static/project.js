@@ -671,6 +671,9 @@
 
   const importsAsked = newestOnly();
 
+  /** An import's file name in a sentence, as an element of its own (isolated by the stylesheet). */
+  const named = (batch) => node("span", "", batch.filename);
+
   // The project's imports, newest first; Undo asks first, saying how many items go. The server
   // refuses (409, saying what holds them) an import people worked on.
   async function loadImports() {
@@ -735,12 +738,12 @@
             say(
               line,
               "info",
-              `Undoing import ${b.id} (${b.filename}): ${fmt(answer.records)} of ${fmt(b.items_now)} ${plural(b.items_now, "item")} removed…`,
+              [`Undoing import ${b.id} (`, named(b), `): ${fmt(answer.records)} of ${fmt(b.items_now)} ${plural(b.items_now, "item")} removed…`],
             );
           }
           timer = setTimeout(poll, 1000);
         };
-        say(line, "info", `Undoing import ${b.id} (${b.filename})…`);
+        say(line, "info", [`Undoing import ${b.id} (`, named(b), ")…"]);
         timer = setTimeout(poll, 1000);
         try {
           const done = await api(
@@ -757,7 +760,7 @@
           say(
             line,
             "info",
-            `Import ${done.batch_id} (${done.filename}) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.${files}`,
+            [`Import ${done.batch_id} (`, named(done), `) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.${files}`],
           );
           await Promise.all([loadImports(), refreshCounts()]);
         } catch (err) {

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const { api, newestOnly, say, valueText } = window.labelloop;
+  const { api, newestOnly, node, say, valueText } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
 
   // ---------------------------------------------------------------- sortable annotator table
@@ -159,7 +159,8 @@
       const value = page.regions ? null : { [page.target]: page.multi ? [label] : label };
       try {
         const r = await api("PUT", base + "/gold", { ...ref, value });
-        say(goldResult, "info", `Item ${r.external_id || "#" + r.item_id} is gold: ${labelOf(r.value)}.`);
+        const item = node("span", "", r.external_id || "#" + r.item_id); // isolated: see app.css
+        say(goldResult, "info", ["Item ", item, ` is gold: ${labelOf(r.value)}.`]);
         $("gold-item").value = "";
         await loadGold();
       } catch (err) {

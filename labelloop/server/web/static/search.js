@@ -109,6 +109,7 @@
     else if (hit.queued) head.append(badge("in the queue", "badge-warn"));
     const text = document.createElement("span");
     text.className = "hit-text";
+    text.dir = "auto"; // a right-to-left item reads right to left
     text.append(...marked(hit.text, hit.marks || []));
     if (hit.truncated) text.append("…");
     body.append(head, text);
